@@ -1,0 +1,208 @@
+"""
+Sans-I/O interpretation of the OpenAI/Lockchat chat-completions wire format.
+
+`ChunkParser` turns the data of SSE events (or a whole non-streamed ``chat.completion`` body)
+into tokens, and remembers the metadata the stream carried. It never awaits.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any, Final
+
+from ._exceptions import APIStreamError, LockchatError, ModelNotFoundError, ProtocolError
+
+__all__ = ["ChunkParser", "error_from_payload", "model_missing_error"]
+
+try:  # pragma: no cover - which branch runs depends on the environment
+    import orjson
+
+    _loads: Callable[[str], Any] = orjson.loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
+DONE: Final = "[DONE]"
+
+# Lockchat's own error line, e.g. "The model: `gpt-4` does not exist", for any model name.
+_MODEL_MISSING: Final = re.compile(r"The model:?\s*`?([^`\s]*)`?\s+does not exist")
+
+_SNIPPET: Final = 120
+
+
+def _snippet(text: str) -> str:
+    return repr(text if len(text) <= _SNIPPET else text[:_SNIPPET] + "...")
+
+
+def model_missing_error(text: str, *, partial_text: str = "") -> ModelNotFoundError | None:
+    """
+    Return a `ModelNotFoundError` if *text* is Lockchat's "model does not exist" message.
+    """
+    if "does not exist" not in text:
+        return None
+    match = _MODEL_MISSING.search(text)
+    if match is None:
+        return None
+    model = match.group(1)
+    return ModelNotFoundError(
+        f"the server says the model {model!r} does not exist: {_snippet(text)}",
+        model=model,
+        partial_text=partial_text,
+    )
+
+
+def error_from_payload(payload: Any, *, partial_text: str = "") -> LockchatError:
+    """
+    Build the typed error for an ``{"error": ...}`` object sent inside a 200 response.
+    """
+    error = payload.get("error") if isinstance(payload, dict) else payload
+    if isinstance(error, dict):
+        message = str(error.get("message") or error.get("type") or error)
+    else:
+        message = str(error)
+    missing = model_missing_error(message, partial_text=partial_text)
+    if missing is not None:
+        return missing
+    return APIStreamError(
+        f"the server sent an error inside the stream: {_snippet(message)}",
+        body=payload,
+        partial_text=partial_text,
+    )
+
+
+class ChunkParser:
+    """
+    Accumulates the state of one completion while turning event data into tokens.
+
+    Args:
+        model: The model that was asked for, used in error messages.
+    """
+
+    __slots__ = ("done", "finish_reason", "id", "model", "parts", "requested_model", "usage")
+
+    def __init__(self, *, model: str) -> None:
+        self.requested_model = model
+        self.parts: list[str] = []
+        self.done = False
+        self.finish_reason: str | None = None
+        self.model: str | None = None
+        self.id: str | None = None
+        self.usage: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def feed(self, data: str) -> str | None:
+        """
+        Interpret the data of one ``message`` event and return its token, if it has one.
+
+        Raises:
+            APIStreamError: for an ``{"error": ...}`` frame.
+            ModelNotFoundError: for Lockchat's "model does not exist" line.
+            ProtocolError: for data that is not a JSON object.
+        """
+        try:
+            chunk = _loads(data)
+        except ValueError:  # orjson.JSONDecodeError is a ValueError too
+            if data == DONE:
+                self.done = True
+                return None
+            chunk = self._loads_fallback(data)
+        if type(chunk) is not dict:
+            raise self._not_json(data)
+        choices = chunk.get("choices")
+        if choices:
+            if self.id is None:
+                self.id = chunk.get("id")
+                self.model = chunk.get("model")
+            try:
+                choice = choices[0]
+                delta = choice.get("delta")
+                finish = choice.get("finish_reason")
+                content = delta.get("content") if delta else None
+            except (AttributeError, KeyError, IndexError, TypeError):
+                raise self._bad_shape(data) from None
+            if finish:
+                self.finish_reason = finish
+            if "usage" in chunk and chunk["usage"]:
+                self.usage = chunk["usage"]
+            if content:
+                if type(content) is not str:
+                    raise self._bad_shape(data)
+                self.parts.append(content)
+                return content
+            return None
+        self._other(chunk, data)
+        return None
+
+    def _other(self, chunk: dict[str, Any], data: str) -> None:
+        # Rare chunks, kept off the hot path: errors, usage-only chunks (choices == []),
+        # and metadata-only chunks.
+        if "error" in chunk and chunk["error"]:
+            raise error_from_payload(chunk, partial_text=self.text)
+        if (
+            "choices" in chunk
+            and chunk["choices"] is not None
+            and not isinstance(chunk["choices"], list)
+        ):
+            raise self._bad_shape(data)
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        if self.id is None:
+            self.id = chunk.get("id")
+            self.model = chunk.get("model")
+
+    def feed_completion(self, body: Any) -> str:
+        """
+        Interpret a whole non-streamed ``chat.completion`` body and return its text.
+        """
+        if not isinstance(body, dict):
+            raise ProtocolError(
+                f"expected a JSON object chat.completion, received {_snippet(json.dumps(body))}"
+            )
+        if body.get("error"):
+            raise error_from_payload(body)
+        try:
+            choice = body["choices"][0]
+            content = choice["message"].get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise ProtocolError(
+                "expected a chat.completion with choices[0].message.content, "
+                f"received {_snippet(json.dumps(body))}"
+            ) from None
+        if not isinstance(content, str):
+            raise ProtocolError(f"expected message content to be a string, received {content!r}")
+        self.id = body.get("id")
+        self.model = body.get("model")
+        self.usage = body.get("usage")
+        self.finish_reason = choice.get("finish_reason")
+        self.done = True
+        if content:
+            self.parts.append(content)
+        return content
+
+    def _loads_fallback(self, data: str) -> Any:
+        # orjson is stricter than the standard library (NaN, integers beyond 64 bits); the
+        # result must not depend on whether the speed-up is installed, so ask json too.
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise self._not_json(data) from None
+
+    def _not_json(self, data: str) -> LockchatError:
+        missing = model_missing_error(data, partial_text=self.text)
+        if missing is not None:
+            return missing
+        return ProtocolError(
+            "expected a JSON chat.completion.chunk or [DONE] as event data, "
+            f"received {_snippet(data)}",
+            partial_text=self.text,
+        )
+
+    def _bad_shape(self, data: str) -> ProtocolError:
+        return ProtocolError(
+            f"expected choices[0].delta.content to be a string or null, received {_snippet(data)}",
+            partial_text=self.text,
+        )

@@ -1,0 +1,44 @@
+"""Pins the public surface: only what __all__ lists, and all of it importable."""
+
+from __future__ import annotations
+
+import lockchat_async
+
+EXPECTED = {
+    "APIConnectionError",
+    "APIStatusError",
+    "APIStreamError",
+    "APITimeoutError",
+    "ArgumentTypeError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CompletionStream",
+    "DEFAULT_LIMITS",
+    "DEFAULT_MAX_EVENT_BYTES",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "InternalServerError",
+    "InvalidArgumentError",
+    "Lockchat",
+    "LockchatError",
+    "ModelNotFoundError",
+    "NotFoundError",
+    "ProtocolError",
+    "RateLimitError",
+    "SSEDecoder",
+    "ServerSentEvent",
+    "StreamInterrupted",
+    "UsageError",
+    "__version__",
+}
+
+
+def test_all_is_pinned() -> None:
+    """__all__ is exactly the documented public API."""
+    assert set(lockchat_async.__all__) == EXPECTED
+
+
+def test_every_export_is_defined_and_public_module_is_lockchat_async() -> None:
+    """Each exported name exists; classes present themselves as lockchat_async members."""
+    for name in lockchat_async.__all__:
+        assert hasattr(lockchat_async, name), name
