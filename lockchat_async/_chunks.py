@@ -8,6 +8,7 @@ into tokens, and remembers the metadata the stream carried. It never awaits.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from typing import Any, Final
@@ -16,14 +17,25 @@ from ._exceptions import APIStreamError, LockchatError, ModelNotFoundError, Prot
 
 __all__ = ["ChunkParser", "error_from_payload", "model_missing_error"]
 
-try:  # pragma: no cover - which branch runs depends on the environment
-    import orjson
 
-    _loads: Callable[[str], Any] = orjson.loads
-except ImportError:  # pragma: no cover
-    _loads = json.loads
+def _stdlib_loads(data: bytes) -> Any:
+    # Decode explicitly: json.loads(bytes) would guess UTF-16/32 from NUL patterns, but SSE
+    # data is UTF-8 by definition.
+    return json.loads(data.decode("utf-8", "replace"))
 
-DONE: Final = "[DONE]"
+
+_loads: Callable[[bytes], Any]
+if os.environ.get("LOCKCHAT_NO_ORJSON"):  # pragma: no cover - benchmarks compare both
+    _loads = _stdlib_loads
+else:
+    try:  # pragma: no cover - which branch runs depends on the environment
+        import orjson
+
+        _loads = orjson.loads  # parses UTF-8 bytes directly
+    except ImportError:  # pragma: no cover
+        _loads = _stdlib_loads
+
+DONE: Final = b"[DONE]"
 
 # Lockchat's own error line, e.g. "The model: `gpt-4` does not exist", for any model name.
 _MODEL_MISSING: Final = re.compile(r"The model:?\s*`?([^`\s]*)`?\s+does not exist")
@@ -94,7 +106,7 @@ class ChunkParser:
     def text(self) -> str:
         return "".join(self.parts)
 
-    def feed(self, data: str) -> str | None:
+    def feed(self, data: bytes) -> str | None:
         """
         Interpret the data of one ``message`` event and return its token, if it has one.
 
@@ -137,7 +149,7 @@ class ChunkParser:
         self._other(chunk, data)
         return None
 
-    def _other(self, chunk: dict[str, Any], data: str) -> None:
+    def _other(self, chunk: dict[str, Any], data: bytes) -> None:
         # Rare chunks, kept off the hot path: errors, usage-only chunks (choices == []),
         # and metadata-only chunks.
         if "error" in chunk and chunk["error"]:
@@ -183,26 +195,28 @@ class ChunkParser:
             self.parts.append(content)
         return content
 
-    def _loads_fallback(self, data: str) -> Any:
-        # orjson is stricter than the standard library (NaN, integers beyond 64 bits); the
-        # result must not depend on whether the speed-up is installed, so ask json too.
+    def _loads_fallback(self, data: bytes) -> Any:
+        # orjson is stricter than the standard library (invalid UTF-8, NaN, integers beyond
+        # 64 bits); the result must not depend on whether the speed-up is installed.
         try:
-            return json.loads(data)
+            return _stdlib_loads(data)
         except ValueError:
             raise self._not_json(data) from None
 
-    def _not_json(self, data: str) -> LockchatError:
-        missing = model_missing_error(data, partial_text=self.text)
+    def _not_json(self, data: bytes) -> LockchatError:
+        text = data.decode("utf-8", "replace")
+        missing = model_missing_error(text, partial_text=self.text)
         if missing is not None:
             return missing
         return ProtocolError(
             "expected a JSON chat.completion.chunk or [DONE] as event data, "
-            f"received {_snippet(data)}",
+            f"received {_snippet(text)}",
             partial_text=self.text,
         )
 
-    def _bad_shape(self, data: str) -> ProtocolError:
+    def _bad_shape(self, data: bytes) -> ProtocolError:
         return ProtocolError(
-            f"expected choices[0].delta.content to be a string or null, received {_snippet(data)}",
+            "expected choices[0].delta.content to be a string or null, "
+            f"received {_snippet(data.decode('utf-8', 'replace'))}",
             partial_text=self.text,
         )

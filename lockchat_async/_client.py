@@ -11,7 +11,7 @@ import json
 import logging
 import math
 import zlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, Final
 
@@ -237,7 +237,7 @@ class Lockchat:
         """
         return self._open(model, messages, temperature, deadline, params, buffered=False)
 
-    async def create_completion(
+    def create_completion(
         self,
         model: str,
         messages: Iterable[Message],
@@ -248,18 +248,17 @@ class Lockchat:
         **params: Any,
     ) -> AsyncGenerator[str, None]:
         """
-        Yield the reply token by token; with ``stream=False``, yield the whole text once.
+        Return an async generator of the reply's tokens; with ``stream=False`` it yields the
+        whole text once. Arguments are validated here, before any I/O.
 
-        For a deterministic close on ``break``, wrap it in ``contextlib.aclosing`` or use
-        `stream`.
+        The generator is the stream itself, with no wrapping layer and so no per-token cost.
+        Closing it (by exhaustion, ``aclose()`` or cancellation) closes the response. For a
+        deterministic close on ``break``, wrap it in ``contextlib.aclosing`` or use `stream`.
 
         .. versionadded:: 0.1.0
         """
-        async with self._open(
-            model, messages, temperature, deadline, params, buffered=not stream
-        ) as completion:
-            async for token in completion:
-                yield token
+        completion = self._open(model, messages, temperature, deadline, params, buffered=not stream)
+        return completion.__aiter__()
 
     async def complete(
         self,
@@ -430,7 +429,7 @@ class CompletionStream:
                 self._parser = ChunkParser(model=self._body["model"])
             parser = self._parser
             response: httpx.Response | None = None
-            chunks: AsyncGenerator[bytes, None] | None = None
+            chunks: AsyncIterator[bytes] | None = None
             whole = self._buffered  # yield the text once at the end instead of per token
             try:
                 try:
@@ -481,7 +480,7 @@ class CompletionStream:
                     if response is not None:
                         with anyio.CancelScope(shield=True):
                             if chunks is not None:
-                                await chunks.aclose()
+                                await _aclose(chunks)
                             await response.aclose()
             except _DeadlineExceeded as exc:
                 raise APITimeoutError(
@@ -528,23 +527,25 @@ class CompletionStream:
                 raw = await _read_bounded(response, chunks, _ERROR_BODY_LIMIT, truncate=True)
             finally:
                 with anyio.CancelScope(shield=True):
-                    await chunks.aclose()
+                    await _aclose(chunks)
                     await response.aclose()
             raise _status_error(response, raw)
         return response
 
-    def _chunks(self, response: httpx.Response, deadline_at: float) -> AsyncGenerator[bytes, None]:
-        # The caller closes what this returns (in ``finally``) and each layer closes the one
-        # below it, so no generator is left for the garbage collector to finalize.
-        source: AsyncGenerator[bytes, None]
+    def _chunks(self, response: httpx.Response, deadline_at: float) -> AsyncIterator[bytes]:
+        # The caller closes what this returns (``_aclose`` in ``finally``) and each layer
+        # closes the one below it, so no generator is left for the garbage collector.
+        source: AsyncIterator[bytes]
         if response.is_stream_consumed:
             # httpx pre-reads (and already decodes) responses built from bytes, e.g. by
             # transports that are not network ones.
             source = _once(response.content)
         else:
-            # The raw stream rather than aiter_raw(): one generator layer less per chunk,
-            # and one we can close ourselves.
-            source = _raw(response)
+            # The response's own byte stream rather than aiter_raw(): no extra generator
+            # layer per chunk (which is per token when servers flush each event).
+            stream = response.stream
+            assert isinstance(stream, httpx.AsyncByteStream)
+            source = stream.__aiter__()
             encoding = response.headers.get("content-encoding", "identity").strip().lower()
             if encoding not in ("", "identity"):
                 source = _inflate(source, encoding)
@@ -578,9 +579,10 @@ class _DeadlineExceeded(Exception):
     """
 
 
-def _check_other_event(event: str | None, data: str, parser: ChunkParser) -> None:
+def _check_other_event(event: str | None, raw: bytes, parser: ChunkParser) -> None:
     # Anything that is not a plain "message" event: bare lines with an unknown field name
     # (Lockchat's "The model: `gpt-4` does not exist"), and explicit "event: error" frames.
+    data = raw.decode("utf-8", "replace")
     if event is None:
         missing = model_missing_error(data, partial_text=parser.text)
         if missing is not None:
@@ -597,22 +599,13 @@ async def _once(content: bytes) -> AsyncGenerator[bytes, None]:
     yield content
 
 
-async def _raw(response: httpx.Response) -> AsyncGenerator[bytes, None]:
-    stream = response.stream
-    assert isinstance(stream, httpx.AsyncByteStream)
-    iterator = stream.__aiter__()
-    try:
-        async for chunk in iterator:
-            yield chunk
-    finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
+async def _aclose(iterator: AsyncIterator[bytes]) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
-async def _until(
-    source: AsyncGenerator[bytes, None], deadline_at: float
-) -> AsyncGenerator[bytes, None]:
+async def _until(source: AsyncIterator[bytes], deadline_at: float) -> AsyncGenerator[bytes, None]:
     # Each read gets its own cancel scope; no scope is ever open across a ``yield``.
     try:
         while True:
@@ -625,10 +618,10 @@ async def _until(
                 raise _DeadlineExceeded
             yield chunk
     finally:
-        await source.aclose()
+        await _aclose(source)
 
 
-async def _drain(chunks: AsyncGenerator[bytes, None]) -> None:
+async def _drain(chunks: AsyncIterator[bytes]) -> None:
     # After [DONE] the body normally ends at once. Reading that end returns the connection
     # to the pool for reuse (closing mid-body would drop it); a server that keeps talking
     # gets a bounded grace period and byte budget, then the connection is simply closed.
@@ -640,9 +633,7 @@ async def _drain(chunks: AsyncGenerator[bytes, None]) -> None:
                 break
 
 
-async def _inflate(
-    source: AsyncGenerator[bytes, None], encoding: str
-) -> AsyncGenerator[bytes, None]:
+async def _inflate(source: AsyncIterator[bytes], encoding: str) -> AsyncGenerator[bytes, None]:
     # Inflate in bounded steps so a tiny compressed body cannot balloon in one call.
     if encoding == "gzip":
         wbits = 16 + zlib.MAX_WBITS
@@ -667,11 +658,11 @@ async def _inflate(
             f"expected a valid {encoding} body, but inflating failed: {exc}"
         ) from exc
     finally:
-        await source.aclose()
+        await _aclose(source)
 
 
 async def _read_bounded(
-    response: httpx.Response, chunks: AsyncGenerator[bytes, None], limit: int, *, truncate: bool
+    response: httpx.Response, chunks: AsyncIterator[bytes], limit: int, *, truncate: bool
 ) -> bytes:
     parts: list[bytes] = []
     size = 0

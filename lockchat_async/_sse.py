@@ -19,10 +19,11 @@ __all__ = ["SSEDecoder", "ServerSentEvent"]
 
 _BOM: Final = b"\xef\xbb\xbf"
 
-# (event type, data, last event id, retry) -- the hot path builds these tuples instead of
-# dataclass instances; ``SSEDecoder.feed`` wraps them for the public API. An event type of
-# ``None`` marks a line whose field name the spec says to ignore (see ``report_unknown``).
-_RawEvent = tuple["str | None", str, str, "int | None"]
+# (event type, data as UTF-8 bytes, last event id, retry) -- the hot path builds these tuples
+# instead of dataclass instances and leaves data undecoded (a JSON parser takes UTF-8 bytes);
+# ``SSEDecoder.feed`` wraps them for the public API. An event type of ``None`` marks a line
+# whose field name the spec says to ignore (see ``report_unknown``).
+_RawEvent = tuple["str | None", bytes, str, "int | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class SSEDecoder:
     """
 
     __slots__ = (
+        "_clean",
         "_closed",
         "_data",
         "_data_len",
@@ -108,6 +110,9 @@ class SSEDecoder:
         self._retry: int | None = None
         self._retry_block: int | None = None
         self._closed = False
+        # True only when nothing is buffered (no partial line, block, CR or BOM check
+        # pending), which is what the fast path in feed_raw needs. False is always safe.
+        self._clean = False
 
     @property
     def last_event_id(self) -> str:
@@ -131,7 +136,7 @@ class SSEDecoder:
             chunk: The next bytes of the stream, split anywhere.
         """
         return [
-            ServerSentEvent(event, data, last_id, retry)
+            ServerSentEvent(event, data.decode("utf-8", "replace"), last_id, retry)
             for event, data, last_id, retry in self.feed_raw(chunk)
             if event is not None
         ]
@@ -159,6 +164,19 @@ class SSEDecoder:
         """
         Like `feed`, but return plain tuples ``(event, data, id, retry)`` (the fast path).
         """
+        # Fast path for what LLM servers send most: one whole "data: ...\n\n" event per chunk
+        # while nothing is buffered. It gives exactly what the general path below would.
+        if (
+            self._clean
+            and chunk.startswith(b"data: ")
+            and chunk.find(b"\n", 6) == len(chunk) - 2
+            and chunk.endswith(b"\n\n")
+            and b"\r" not in chunk
+            and (self._max is None or len(chunk) <= self._max)
+        ):
+            return [("message", chunk[6:-2], self._last_id, None)]
+        # The general path may leave state behind; it says at its end whether it did not.
+        self._clean = False
         if self._closed:
             raise ProtocolError("expected no more input after SSEDecoder.close(), got a chunk")
         if self._trailing_cr:
@@ -206,7 +224,7 @@ class SSEDecoder:
             if not line:
                 # Blank line: dispatch. The last event ID is sticky across events.
                 if data:
-                    text = b"\n".join(data).decode("utf-8", "replace")
+                    text = data[0] if len(data) == 1 else b"\n".join(data)
                     data.clear()
                     self._data_len = 0
                     out.append((self._event or "message", text, self._last_id, self._retry_block))
@@ -221,6 +239,9 @@ class SSEDecoder:
                         self._overflow(f"an event with more than {limit} bytes of data")
             elif line[0] != 0x3A:  # not a ":" comment
                 self._field(line, out)
+        self._clean = not (
+            self._pending or data or self._event or self._trailing_cr or self._closed
+        ) and (self._retry_block is None)
         return out
 
     def _field(self, line: bytes, out: list[_RawEvent]) -> None:
@@ -239,7 +260,7 @@ class SSEDecoder:
             if value.isdigit():  # bytes.isdigit() is ASCII-only, as the spec requires
                 self._retry = self._retry_block = int(value)
         elif self._report_unknown:
-            out.append((None, line.decode("utf-8", "replace"), self._last_id, None))
+            out.append((None, line, self._last_id, None))
 
     def _overflow(self, what: str) -> None:
         # Drop what we buffered before raising, so memory stays bounded even if the caller

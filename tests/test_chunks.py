@@ -11,6 +11,13 @@ from lockchat_async import APIStreamError, ModelNotFoundError, ProtocolError
 from lockchat_async._chunks import ChunkParser, error_from_payload, model_missing_error
 
 
+class StrParser(ChunkParser):
+    """The parser takes UTF-8 bytes; these tests write their data as str for readability."""
+
+    def feed(self, data: str | bytes) -> str | None:  # type: ignore[override]
+        return super().feed(data.encode() if isinstance(data, str) else data)
+
+
 def chunk(content: Any = None, *, finish: str | None = None, **extra: Any) -> str:
     delta = {} if content is None else {"content": content}
     return json.dumps(
@@ -20,7 +27,7 @@ def chunk(content: Any = None, *, finish: str | None = None, **extra: Any) -> st
 
 def test_tokens_and_metadata() -> None:
     """Content deltas become tokens; id, model, finish_reason and usage are kept."""
-    parser = ChunkParser(model="gpt-4")
+    parser = StrParser(model="gpt-4")
     assert (
         parser.feed(
             json.dumps({"choices": [{"delta": {"role": "assistant"}}], "id": "c1", "model": "m"})
@@ -57,19 +64,19 @@ def test_tokens_and_metadata() -> None:
 )
 def test_normal_chunks_without_tokens(data: str) -> None:
     """Role-only, null and usage-only chunks are normal and yield nothing."""
-    assert ChunkParser(model="m").feed(data) is None
+    assert StrParser(model="m").feed(data) is None
 
 
 def test_usage_on_a_chunk_with_choices() -> None:
     """Usage sent together with the last delta is kept."""
-    parser = ChunkParser(model="m")
+    parser = StrParser(model="m")
     parser.feed(chunk("x", usage={"completion_tokens": 1}))
     assert parser.usage == {"completion_tokens": 1}
 
 
 def test_error_frame_raises_api_stream_error() -> None:
     """An {"error": ...} frame raises APIStreamError carrying the body and partial text."""
-    parser = ChunkParser(model="m")
+    parser = StrParser(model="m")
     parser.feed(chunk("a"))
     with pytest.raises(APIStreamError, match="overloaded") as info:
         parser.feed(json.dumps({"error": {"message": "overloaded", "type": "server_error"}}))
@@ -91,7 +98,7 @@ def test_error_frame_raises_api_stream_error() -> None:
 def test_lockchat_model_missing(data: str) -> None:
     """Lockchat's model-does-not-exist message raises ModelNotFoundError with the model."""
     with pytest.raises(ModelNotFoundError) as info:
-        ChunkParser(model="gpt-4").feed(data)
+        StrParser(model="gpt-4").feed(data)
     assert info.value.model == "gpt-4"
 
 
@@ -122,12 +129,12 @@ def test_model_missing_any_model_name() -> None:
 def test_malformed_data_raises_protocol_error(data: str, match: str) -> None:
     """Malformed event data is a ProtocolError that quotes what arrived."""
     with pytest.raises(ProtocolError, match=match):
-        ChunkParser(model="m").feed(data)
+        StrParser(model="m").feed(data)
 
 
 def test_stdlib_fallback_gives_identical_results() -> None:
     """JSON the optional orjson rejects (huge ints, NaN) still parses like the stdlib."""
-    parser = ChunkParser(model="m")
+    parser = StrParser(model="m")
     data = (
         '{"choices": [{"delta": {"content": "x"}}], '
         '"seed": 123456789012345678901234567890, "x": NaN}'
@@ -137,7 +144,7 @@ def test_stdlib_fallback_gives_identical_results() -> None:
 
 def test_feed_completion() -> None:
     """A whole chat.completion body yields its message content and metadata."""
-    parser = ChunkParser(model="m")
+    parser = StrParser(model="m")
     body = {
         "id": "c9",
         "model": "gpt-4",
@@ -166,7 +173,7 @@ def test_feed_completion() -> None:
 def test_feed_completion_errors(body: Any, error: type[Exception]) -> None:
     """A malformed or error chat.completion body raises a typed error."""
     with pytest.raises(error):
-        ChunkParser(model="m").feed_completion(body)
+        StrParser(model="m").feed_completion(body)
 
 
 def test_error_from_payload_without_message() -> None:

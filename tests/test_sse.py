@@ -236,7 +236,37 @@ def test_report_unknown_surfaces_ignored_lines() -> None:
     decoder = SSEDecoder(report_unknown=True)
     raw = decoder.feed_raw(b"The model: `gpt-4` does not exist\ndata: a\n\n")
     assert raw == [
-        (None, "The model: `gpt-4` does not exist", "", None),
-        ("message", "a", "", None),
+        (None, b"The model: `gpt-4` does not exist", "", None),
+        ("message", b"a", "", None),
     ]
     assert SSEDecoder(report_unknown=True).feed(b"foo: bar\n\n") == []
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        pytest.param([b"data: a\n\n", b"data: b\n\n"], id="plain"),
+        pytest.param([b"retry: 5\n", b"data: a\n\n"], id="pending-retry"),
+        pytest.param([b"event: x\n", b"data: a\n\n"], id="pending-event-type"),
+        pytest.param([b"id: 7\n", b"data: a\n\n"], id="pending-id"),
+        pytest.param([b"data: a\n", b"data: b\n\n"], id="pending-data"),
+        pytest.param([b"data: a\r", b"data: b\n\n"], id="trailing-cr"),
+        pytest.param([b"\xef\xbb\xbfdata: a\n\n"], id="first-line-bom"),
+        pytest.param([b"data", b"data: b\n\n"], id="pending-line"),
+        pytest.param([b"x\n\n", b"data: a\r\n\n"], id="cr-inside"),
+    ],
+)
+def test_one_event_per_chunk_fast_path_matches_general_path(chunks: list[bytes]) -> None:
+    """The one-event-per-chunk fast path gives what byte-by-byte decoding gives."""
+    body = b"".join(chunks)
+    assert decode_chunks(chunks) == decode_chunks(bytewise_chunks(body))
+
+
+def bytewise_chunks(body: bytes) -> list[bytes]:
+    return [body[i : i + 1] for i in range(len(body))]
+
+
+def test_fast_path_respects_the_limit() -> None:
+    """A whole oversized event in one chunk still raises."""
+    with pytest.raises(ProtocolError):
+        SSEDecoder(max_event_bytes=10).feed(b"data: " + b"x" * 20 + b"\n\n")
