@@ -82,14 +82,11 @@ async def make_streamer(name: str, url: str) -> tuple[Streamer, Callable[[], Awa
 
         return sse, http.aclose
     if name == "openai":
-        from openai import AsyncOpenAI
+        from openai import AsyncOpenAI, AsyncStream
 
-        client = AsyncOpenAI(
-            base_url=url + "/v1",
-            api_key="bench",
-            max_retries=0,
-            http_client=httpx.AsyncClient(limits=LIMITS, timeout=TIMEOUT),
-        )
+        # openai brings its own HTTP stack (an httpx fork) with its own pool defaults, which
+        # allow 1,000 connections: used as a user would, AsyncOpenAI(...) with no http_client.
+        client = AsyncOpenAI(base_url=url + "/v1", api_key="bench", max_retries=0, timeout=60.0)
 
         async def openai_stream(model: str) -> AsyncIterator[str]:
             stream = await client.chat.completions.create(
@@ -97,6 +94,7 @@ async def make_streamer(name: str, url: str) -> tuple[Streamer, Callable[[], Awa
                 messages=MESSAGES,  # type: ignore[arg-type]
                 stream=True,
             )
+            assert isinstance(stream, AsyncStream)
             async for chunk in stream:
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content

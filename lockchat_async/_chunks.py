@@ -8,6 +8,7 @@ into tokens, and remembers the metadata the stream carried. It never awaits.
 from __future__ import annotations
 
 import json
+import json.scanner
 import os
 import re
 from collections.abc import Callable
@@ -18,10 +19,26 @@ from ._exceptions import APIStreamError, LockchatError, ModelNotFoundError, Prot
 __all__ = ["ChunkParser", "error_from_payload", "model_missing_error"]
 
 
+# typeshed describes make_scanner oddly (as taking itself); it takes a JSONDecoder.
+_scan_once: Final[Callable[[str, int], tuple[Any, int]]] = json.scanner.make_scanner(
+    json.JSONDecoder()  # type: ignore[arg-type]
+)
+
+
 def _stdlib_loads(data: bytes) -> Any:
     # Decode explicitly: json.loads(bytes) would guess UTF-16/32 from NUL patterns, but SSE
     # data is UTF-8 by definition.
-    return json.loads(data.decode("utf-8", "replace"))
+    text = data.decode("utf-8", "replace")
+    # json.loads() is this scanner wrapped in three Python layers and two regex matches for
+    # surrounding whitespace; call it directly and let json.loads() handle anything unusual
+    # (whitespace, a BOM, errors), so results and errors are exactly json.loads()'s.
+    try:
+        value, end = _scan_once(text, 0)
+    except (StopIteration, ValueError):
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value
 
 
 _loads: Callable[[bytes], Any]

@@ -448,6 +448,17 @@ class CompletionStream:
                         )
                         chunks = self._chunks(response, deadline_at)
                         async for chunk in chunks:
+                            # Per-token hot path: a chunk holding exactly one event. Same
+                            # handling as in the loop below, minus a list and a tuple.
+                            single = decoder.feed_single(chunk)
+                            if single is not None:
+                                token = parser.feed(single)
+                                if token is not None and not whole:
+                                    yielded = True
+                                    yield token
+                                elif parser.done:
+                                    break
+                                continue
                             for event, data, _, _ in decoder.feed_raw(chunk):
                                 if event == "message":
                                     token = parser.feed(data)

@@ -10,6 +10,7 @@ across chunks come out the same as if it had arrived whole.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Final
 
@@ -83,6 +84,7 @@ class SSEDecoder:
         "_data_len",
         "_event",
         "_first_line",
+        "_hot_limit",
         "_last_id",
         "_max",
         "_pending",
@@ -95,6 +97,7 @@ class SSEDecoder:
 
     def __init__(self, *, max_event_bytes: int | None = None, report_unknown: bool = False) -> None:
         self._max = max_event_bytes
+        self._hot_limit = sys.maxsize if max_event_bytes is None else max_event_bytes - 2
         # When true, lines with an unknown field name come out as raw events with type None;
         # the client uses that to spot Lockchat's bare "The model: ... does not exist" line.
         self._report_unknown = report_unknown
@@ -160,21 +163,32 @@ class SSEDecoder:
         """
         return bool(self._pending or self._data or self._event)
 
+    def feed_single(self, chunk: bytes) -> bytes | None:
+        """
+        The fast path: if *chunk* is exactly one whole ``data: ...`` event (what LLM servers
+        flush per token) and nothing is buffered, return its data; otherwise return ``None``
+        and consume nothing, so the caller feeds the chunk to `feed_raw`. Either way the
+        result is exactly what the general path would give.
+        """
+        end = len(chunk) - 2
+        if (
+            self._clean
+            and chunk.find(b"\n", 6) == end
+            and chunk[-1:] == b"\n"
+            and chunk.startswith(b"data: ")
+            and b"\r" not in chunk
+            and end <= self._hot_limit
+        ):
+            return chunk[6:end]
+        return None
+
     def feed_raw(self, chunk: bytes) -> list[_RawEvent]:
         """
         Like `feed`, but return plain tuples ``(event, data, id, retry)`` (the fast path).
         """
-        # Fast path for what LLM servers send most: one whole "data: ...\n\n" event per chunk
-        # while nothing is buffered. It gives exactly what the general path below would.
-        if (
-            self._clean
-            and chunk.startswith(b"data: ")
-            and chunk.find(b"\n", 6) == len(chunk) - 2
-            and chunk.endswith(b"\n\n")
-            and b"\r" not in chunk
-            and (self._max is None or len(chunk) <= self._max)
-        ):
-            return [("message", chunk[6:-2], self._last_id, None)]
+        single = self.feed_single(chunk)
+        if single is not None:
+            return [("message", single, self._last_id, None)]
         # The general path may leave state behind; it says at its end whether it did not.
         self._clean = False
         if self._closed:
@@ -220,25 +234,36 @@ class SSEDecoder:
 
         out: list[_RawEvent] = []
         data = self._data
+        # Size of the event's data so far (the spec's buffer: each line plus a LF). Kept in
+        # a local and checked at dispatch and at the end of the chunk: an oversized event
+        # raises whichever way the bytes were chunked, and a chunk is in memory anyway.
+        size = self._data_len
         for line in lines:
-            if not line:
+            if line.startswith(b"data: "):  # the common case first
+                data.append(line[6:])
+                size += len(line) - 5
+            elif not line:
                 # Blank line: dispatch. The last event ID is sticky across events.
                 if data:
+                    if limit is not None and size > limit:
+                        self._overflow(f"an event with more than {limit} bytes of data")
                     text = data[0] if len(data) == 1 else b"\n".join(data)
                     data.clear()
-                    self._data_len = 0
+                    size = 0
                     out.append((self._event or "message", text, self._last_id, self._retry_block))
                 self._event = ""
                 self._retry_block = None
             elif line.startswith(b"data:"):
-                value = line[6:] if line[5:6] == b" " else line[5:]
-                data.append(value)
-                if limit is not None:
-                    self._data_len += len(value) + 1
-                    if self._data_len > limit:
-                        self._overflow(f"an event with more than {limit} bytes of data")
+                data.append(line[5:])
+                size += len(line) - 4
+            elif line == b"data":  # a field name with no colon at all: an empty data line
+                data.append(b"")
+                size += 1
             elif line[0] != 0x3A:  # not a ":" comment
                 self._field(line, out)
+        self._data_len = size
+        if limit is not None and size > limit:
+            self._overflow(f"an event with more than {limit} bytes of data")
         self._clean = not (
             self._pending or data or self._event or self._trailing_cr or self._closed
         ) and (self._retry_block is None)
@@ -248,10 +273,8 @@ class SSEDecoder:
         name, colon, value = line.partition(b":")
         if colon and value[:1] == b" ":
             value = value[1:]
-        if name == b"data":  # "data" with no colon at all: an empty data line
-            self._data.append(value)
-            self._data_len += 1
-        elif name == b"event":
+        # "data" lines never get here: feed_raw's loop handles them.
+        if name == b"event":
             self._event = value.decode("utf-8", "replace")
         elif name == b"id":
             if b"\0" not in value:

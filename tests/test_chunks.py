@@ -7,8 +7,18 @@ from typing import Any
 
 import pytest
 
-from lockchat_async import APIStreamError, ModelNotFoundError, ProtocolError
+from lockchat_async import APIStreamError, ModelNotFoundError, ProtocolError, _chunks
 from lockchat_async._chunks import ChunkParser, error_from_payload, model_missing_error
+
+
+@pytest.fixture(
+    autouse=True,
+    params=[pytest.param("fast", id="orjson-if-installed"), pytest.param("stdlib", id="stdlib")],
+)
+def json_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every parser test runs with the optional speed-up and with the stdlib fallback."""
+    if request.param == "stdlib":
+        monkeypatch.setattr(_chunks, "_loads", _chunks._stdlib_loads)
 
 
 class StrParser(ChunkParser):
@@ -179,3 +189,27 @@ def test_feed_completion_errors(body: Any, error: type[Exception]) -> None:
 def test_error_from_payload_without_message() -> None:
     """An error object without a message still produces a readable error."""
     assert "server_error" in str(error_from_payload({"error": {"type": "server_error"}}))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b' {"a": 1} ', id="surrounding-whitespace"),
+        pytest.param(b'{"a": 1}', id="plain"),
+        pytest.param(b'{"a": "\\u00e9\xc3\xa9"}', id="escapes-and-utf8"),
+        pytest.param(b"\xef\xbb\xbf{}", id="bom"),
+        pytest.param(b'{"a": 1} x', id="extra-data"),
+        pytest.param(b'{"a": ', id="truncated"),
+        pytest.param(b"", id="empty"),
+    ],
+)
+def test_stdlib_fast_loads_equals_json_loads(data: bytes) -> None:
+    """The direct-scanner path returns and raises exactly what json.loads does."""
+    text = data.decode("utf-8", "replace")
+    try:
+        expected: object = json.loads(text)
+    except ValueError as exc:
+        with pytest.raises(type(exc)):
+            _chunks._stdlib_loads(data)
+    else:
+        assert _chunks._stdlib_loads(data) == expected
