@@ -108,7 +108,16 @@ class ChunkParser:
         model: The model that was asked for, used in error messages.
     """
 
-    __slots__ = ("done", "finish_reason", "id", "model", "parts", "requested_model", "usage")
+    __slots__ = (
+        "_seen_metadata",
+        "done",
+        "finish_reason",
+        "id",
+        "model",
+        "parts",
+        "requested_model",
+        "usage",
+    )
 
     def __init__(self, *, model: str) -> None:
         self.requested_model = model
@@ -118,6 +127,7 @@ class ChunkParser:
         self.model: str | None = None
         self.id: str | None = None
         self.usage: dict[str, Any] | None = None
+        self._seen_metadata = False  # id and model are taken from the first chunk with choices
 
     @property
     def text(self) -> str:
@@ -139,11 +149,36 @@ class ChunkParser:
                 self.done = True
                 return None
             chunk = self._loads_fallback(data)
+        # Hot path: a content chunk after the first, with nothing else to record. Plain
+        # subscripts; any other shape (first chunk, finish, usage, odd or malformed) takes
+        # the full path below, so the result is the same either way.
+        try:
+            choice = chunk["choices"][0]
+            content = choice["delta"]["content"]
+            finish = choice["finish_reason"]
+        except (KeyError, IndexError, TypeError):
+            pass
+        else:
+            # The subscripts only succeed on dicts, so chunk is one here.
+            if (
+                type(content) is str
+                and finish is None
+                and self._seen_metadata
+                and "usage" not in chunk
+            ):
+                if content:
+                    self.parts.append(content)
+                    return content
+                return None
+        return self._full(chunk, data)
+
+    def _full(self, chunk: Any, data: bytes) -> str | None:
         if type(chunk) is not dict:
             raise self._not_json(data)
         choices = chunk.get("choices")
         if choices:
-            if self.id is None:
+            if not self._seen_metadata:
+                self._seen_metadata = True
                 self.id = chunk.get("id")
                 self.model = chunk.get("model")
             try:
@@ -182,6 +217,7 @@ class ChunkParser:
         if self.id is None:
             self.id = chunk.get("id")
             self.model = chunk.get("model")
+            self._seen_metadata = self.id is not None
 
     def feed_completion(self, body: Any) -> str:
         """

@@ -528,10 +528,13 @@ class CompletionStream:
         client = self._client
         if client._closed:
             raise UsageError("expected an open client, but aclose() was already called")
-        with anyio.CancelScope(deadline=deadline_at) as scope:
+        if deadline_at == math.inf:
             response = await client._http.send(request, stream=True)
-        if scope.cancelled_caught:
-            raise _DeadlineExceeded
+        else:
+            with anyio.CancelScope(deadline=deadline_at) as scope:
+                response = await client._http.send(request, stream=True)
+            if scope.cancelled_caught:
+                raise _DeadlineExceeded
         if response.status_code >= 400:
             chunks = self._chunks(response, deadline_at)
             try:
@@ -636,12 +639,17 @@ async def _drain(chunks: AsyncIterator[bytes]) -> None:
     # After [DONE] the body normally ends at once. Reading that end returns the connection
     # to the pool for reuse (closing mid-body would drop it); a server that keeps talking
     # gets a bounded grace period and byte budget, then the connection is simply closed.
+    # The completion is already complete here, so a failure only costs the connection's
+    # reuse; it is not an error of the completion.
     seen = 0
     with anyio.move_on_after(_DRAIN_GRACE):
-        async for chunk in chunks:
-            seen += len(chunk)
-            if seen > _DRAIN_LIMIT:
-                break
+        try:
+            async for chunk in chunks:
+                seen += len(chunk)
+                if seen > _DRAIN_LIMIT:
+                    break
+        except (httpx.HTTPError, LockchatError, _DeadlineExceeded):
+            pass
 
 
 async def _inflate(source: AsyncIterator[bytes], encoding: str) -> AsyncGenerator[bytes, None]:

@@ -195,6 +195,16 @@ async def test_finish_reason_without_done_is_complete(
     assert await collect(client) == ["a"]
 
 
+async def test_failure_after_done_is_not_an_error(
+    router: respx.MockRouter, client: Lockchat
+) -> None:
+    """A connection reset after [DONE] (while draining the body) does not spoil the answer."""
+    response, stream = sse_response(sse_body(["a", "b"]), error=httpx.ReadError("reset"))
+    route(router, response)
+    assert await collect(client) == ["a", "b"]
+    assert stream.closed
+
+
 async def test_gzip_body_is_inflated(router: respx.MockRouter, client: Lockchat) -> None:
     """A server that compresses anyway is inflated in bounded steps."""
     body = gzip.compress(sse_body(["z", "ip"]))
