@@ -33,7 +33,15 @@ from ._exceptions import UsageError
 
 __all__ = ["Lockchat", "_create_completion"]
 
-_CLIENT_OPTIONS = ("api_key", "timeout", "max_retries", "headers", "deadline", "max_event_bytes")
+_CLIENT_OPTIONS = (
+    "api_key",
+    "timeout",
+    "max_retries",
+    "headers",
+    "deadline",
+    "max_event_bytes",
+    "sleep",
+)
 
 
 class Lockchat:

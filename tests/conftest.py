@@ -4,6 +4,8 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ["lockchat_async.testing._plugin"]
+
 
 @pytest.fixture(
     params=[

@@ -8,7 +8,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from lockchat_async import UsageError
+from lockchat_async import APIConnectionError, UsageError
 from lockchat_async.compat import Lockchat, _create_completion
 from lockchat_async.testing import LockchatServer, Scenario, serve_in_thread
 
@@ -54,7 +54,7 @@ def test_base_url_keyword_and_retry_loop(
     monkeypatch.delenv("LOCKCHAT_BASE_URL")
     server.script(Scenario(model_missing=True))
     tokens = Lockchat.create_completion(
-        "gpt-4", MESSAGES, True, base_url=server.base_url, max_retries=1
+        "gpt-4", MESSAGES, True, base_url=server.base_url, max_retries=1, sleep=_no_sleep
     )
     assert "".join(tokens) == "You said: Hello, how are you?"
     assert len(server.requests) == 2
@@ -85,10 +85,15 @@ async def test_g4f_async_contract(server: LockchatServer) -> None:
     """create_async_generator(model, messages, proxy=None, **kwargs) yields tokens."""
     tokens = [t async for t in Lockchat.create_async_generator("gpt-4", MESSAGES, proxy=None)]
     assert "".join(tokens) == "You said: Hello, how are you?"
+    # The proxy is really used: nothing listens on port 9, so the connection is refused.
     proxied = Lockchat.create_async_generator(
-        "gpt-4", MESSAGES, proxy="http://127.0.0.1:9", base_url=server.base_url, stream=False
+        "gpt-4", MESSAGES, proxy="http://127.0.0.1:9", base_url=server.base_url, max_retries=0
     )
-    with pytest.raises(Exception):  # noqa: B017 - the proxy does not exist: any typed error
+    with pytest.raises(APIConnectionError):
         async for _ in proxied:
             pass
     await anyio.lowlevel.checkpoint()
+
+
+async def _no_sleep(_: float) -> None:
+    return None

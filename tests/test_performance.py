@@ -67,6 +67,7 @@ def _ratio(chunks: list[bytes]) -> float:
     return ours / naive
 
 
+@pytest.mark.no_cover  # measure untraced code: tracing would distort the ratio
 @pytest.mark.parametrize(
     "framing", [pytest.param("per-event", id="per-event"), pytest.param("bulk", id="bulk")]
 )

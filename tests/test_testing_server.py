@@ -74,29 +74,52 @@ async def test_usage_only_chunk(server: LockchatServer) -> None:
     assert completion.usage is not None and completion.usage["completion_tokens"] == len(tokens)
 
 
-@pytest.mark.parametrize(
-    ("scenario", "attempts"),
-    [
-        pytest.param(Scenario(status=503), 2, id="503"),
-        pytest.param(Scenario(status=429, retry_after=2), 2, id="429-retry-after"),
-        pytest.param(Scenario(model_missing=True), 2, id="model-missing"),
-        pytest.param(Scenario(error_after=0), 2, id="error-frame-first"),
-        pytest.param(Scenario(disconnect_after=0), 2, id="disconnect-before-token"),
-        pytest.param(Scenario(empty_body=True), 2, id="empty-body"),
-        pytest.param(Scenario(done=False, finish=False, reply=""), 2, id="end-before-token"),
-    ],
-)
+BEFORE_FIRST_TOKEN = [
+    pytest.param(Scenario(status=503), lc.InternalServerError, id="503"),
+    pytest.param(Scenario(status=429, retry_after=2), lc.RateLimitError, id="429-retry-after"),
+    pytest.param(Scenario(model_missing=True), lc.ModelNotFoundError, id="model-missing"),
+    pytest.param(Scenario(error_after=0), lc.APIStreamError, id="error-frame-first"),
+    pytest.param(Scenario(disconnect_after=0), lc.APIConnectionError, id="disconnect-before-token"),
+    pytest.param(Scenario(empty_body=True), lc.ProtocolError, id="empty-body"),
+    pytest.param(
+        Scenario(done=False, finish=False, reply=""), lc.ProtocolError, id="end-before-token"
+    ),
+]
+
+
+@pytest.mark.parametrize(("scenario", "error"), BEFORE_FIRST_TOKEN)
 async def test_faults_before_first_token_are_retried(
-    server: LockchatServer, scenario: Scenario, attempts: int
+    server: LockchatServer, scenario: Scenario, error: type[Exception]
 ) -> None:
-    """Faults before the first token are retried and the full reply arrives once."""
-    server.script(scenario)
+    """Retries on: the fault twice, then the full reply once, with the backoff requested."""
+    server.script(scenario, times=2)
     tokens, completion, sleeps = await stream(server)
     assert "".join(tokens) == REPLY
-    assert completion.attempts == attempts == len(server.requests)
-    assert len(sleeps) == attempts - 1
+    assert completion.attempts == 3 == len(server.requests)
     if scenario.retry_after is not None:
-        assert sleeps == [scenario.retry_after]
+        assert sleeps == [scenario.retry_after] * 2
+    else:  # exponential from 0.5 s, minus up to 25% jitter
+        assert 0.375 <= sleeps[0] <= 0.5 and 0.75 <= sleeps[1] <= 1.0
+
+
+@pytest.mark.parametrize(("scenario", "error"), BEFORE_FIRST_TOKEN)
+async def test_faults_before_first_token_without_retries(
+    server: LockchatServer, scenario: Scenario, error: type[Exception]
+) -> None:
+    """Retries off: the exact typed error at once, nothing yielded, one request."""
+    server.script(scenario)
+    with pytest.raises(error) as info:
+        await stream(server, max_retries=0)
+    assert type(info.value) is error
+    assert info.value.partial_text == ""  # type: ignore[attr-defined]
+    assert len(server.requests) == 1
+
+
+async def test_slow_first_token_within_timeout(server: LockchatServer) -> None:
+    """A slow first token within the read timeout is just slow: one attempt, full reply."""
+    server.script(Scenario(first_token_delay=0.05))
+    tokens, completion, sleeps = await stream(server, timeout=5.0)
+    assert "".join(tokens) == REPLY and completion.attempts == 1 and sleeps == []
 
 
 async def test_model_missing_n_times_then_success(server: LockchatServer) -> None:
