@@ -91,7 +91,7 @@ async def make_streamer(name: str, url: str) -> tuple[Streamer, Callable[[], Awa
         async def openai_stream(model: str) -> AsyncIterator[str]:
             stream = await client.chat.completions.create(
                 model=model,
-                messages=MESSAGES,  # type: ignore[arg-type]
+                messages=[{"role": "user", "content": "bench"}],
                 stream=True,
             )
             assert isinstance(stream, AsyncStream)
