@@ -67,8 +67,6 @@ class _NotGiven:
     Sentinel for "argument not given", because ``None`` is a meaningful value (no timeout).
     """
 
-    _instance: ClassVar[_NotGiven | None] = None
-
     def __repr__(self) -> str:
         return "NOT_GIVEN"
 
@@ -148,9 +146,9 @@ class Lockchat:
         sleep: SleepFn | None = None,
     ) -> None:
         if not isinstance(max_retries, int) or max_retries < 0:
-            raise _usage(f"expected max_retries to be an int >= 0, received {max_retries!r}")
+            raise UsageError(f"expected max_retries to be an int >= 0, received {max_retries!r}")
         if not isinstance(max_event_bytes, int) or max_event_bytes < 1:
-            raise _usage(
+            raise UsageError(
                 f"expected max_event_bytes to be an int >= 1, received {max_event_bytes!r}"
             )
         _check_deadline(deadline)
@@ -158,9 +156,11 @@ class Lockchat:
         try:
             url = httpx.URL(_chat_url(self.base_url))
         except httpx.InvalidURL as exc:
-            raise _usage(f"expected base_url to be an http(s) URL, received {base_url!r}") from exc
+            raise UsageError(
+                f"expected base_url to be an http(s) URL, received {base_url!r}"
+            ) from exc
         if url.scheme not in ("http", "https"):
-            raise _usage(f"expected base_url to be an http(s) URL, received {base_url!r}")
+            raise UsageError(f"expected base_url to be an http(s) URL, received {base_url!r}")
         self._url = url
         self._api_key = _Secret(api_key) if api_key else None
         self.max_retries = max_retries
@@ -302,10 +302,6 @@ class Lockchat:
             deadline = self.deadline
         _check_deadline(deadline)
         return CompletionStream(self, body, buffered=buffered, deadline=deadline)
-
-
-def _usage(message: str) -> UsageError:
-    return UsageError(message)
 
 
 def _check_deadline(deadline: float | None) -> None:

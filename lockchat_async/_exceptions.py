@@ -14,7 +14,7 @@ The exception tree. Everything the SDK raises on purpose derives from `LockchatE
     ├── APIStreamError              an error frame inside a 200 stream
     ├── StreamInterrupted           the stream failed after tokens were already yielded
     ├── ProtocolError               the body is not a well-formed chat-completions stream
-    └── UsageError                  the SDK was called wrongly (bad messages, closed client)
+    └── UsageError                  the SDK was called wrongly (bad arguments, closed client)
         ├── InvalidArgumentError    (also a ValueError)
         └── ArgumentTypeError       (also a TypeError)
 
@@ -189,7 +189,7 @@ class ProtocolError(LockchatError):
 
 class UsageError(LockchatError):
     """
-    The SDK was used wrongly: invalid arguments, a closed client, a stream iterated twice.
+    The SDK was used wrongly: invalid arguments, or a client used after ``aclose()``.
     """
 
 
