@@ -746,3 +746,55 @@ async def test_callers_client_timeout_kept_unless_given() -> None:
         await collect(client)
     assert seen[0]["read"] == 3.0 and seen[1]["read"] == 7.0
     await mine.aclose()
+
+
+# --- asyncio-native exits (pytest-asyncio, strict mode) ----------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_asyncio_timeout_closes_response(router: respx.MockRouter) -> None:
+    """asyncio.timeout around a hanging stream raises TimeoutError and closes the response."""
+    import asyncio
+    import sys
+
+    if sys.version_info < (3, 11):  # pragma: no cover - asyncio.timeout is 3.11+
+        pytest.skip("asyncio.timeout needs Python 3.11")
+    response, stream = sse_response(sse_body(["a"], done=False, finish=False), hang=True)
+    route(router, response)
+    async with Lockchat(base_url=BASE) as client:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await collect(client)
+    assert stream.closed
+
+
+@pytest.mark.asyncio
+async def test_asyncio_wait_for_closes_response(router: respx.MockRouter) -> None:
+    """asyncio.wait_for cancelling a stream's task closes its response."""
+    import asyncio
+
+    response, stream = sse_response(sse_body(["a"], done=False, finish=False), hang=True)
+    route(router, response)
+    async with Lockchat(base_url=BASE) as client:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(collect(client), timeout=0.05)
+    assert stream.closed
+
+
+@pytest.mark.asyncio
+async def test_bare_break_is_closed_by_the_event_loop(router: respx.MockRouter) -> None:
+    """A bare `break` (no aclosing) still closes the response, via asyncio's asyncgen hooks."""
+    import asyncio
+    import gc
+
+    response, stream = sse_response(sse_body(["a", "b"], done=False, finish=False), hang=True)
+    route(router, response)
+    async with Lockchat(base_url=BASE) as client:
+        async for _token in client.create_completion("gpt-4", MESSAGES):
+            break
+        gc.collect()
+        for _ in range(10):  # the loop schedules aclose() of the abandoned generator
+            await asyncio.sleep(0)
+            if stream.closed:
+                break
+    assert stream.closed
