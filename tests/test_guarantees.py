@@ -141,7 +141,7 @@ def test_random_fault_schedules_never_duplicate_or_lose(
     shared_server: LockchatServer, schedule: list[Scenario], max_retries: int, mode: str
 ) -> None:
     """Any faults: the full reply, or a typed error whose partial_text is what was yielded."""
-    shared_server._scenarios.clear()
+    shared_server.reset_script()
     shared_server.script(*schedule)
     yielded: list[str] = []
 
@@ -168,7 +168,7 @@ def test_random_fault_schedules_never_duplicate_or_lose(
         assert REPLY.startswith(outcome.partial_text)
         if mode == "complete":
             assert outcome.partial_text == ""
-    shared_server._scenarios.clear()
+    shared_server.reset_script()
 
 
 # --- 2. deadlines --------------------------------------------------------------------------
@@ -267,6 +267,9 @@ async def test_thousands_of_streams_leave_nothing_behind() -> None:
             with pytest.raises(lc.APITimeoutError):
                 async for _ in client.create_completion("gpt-4", MESSAGES, deadline=0.01):
                     pass
+            # The deadline may pass before the request reaches the server; then the scenario
+            # is still queued and must not stall the next request.
+            server.reset_script()
         elif ending == "normal":
             assert await client.complete("gpt-4", MESSAGES) == REPLY
         elif ending == "break":

@@ -188,6 +188,13 @@ class LockchatServer:
         for _ in range(times):
             self._scenarios.extend(scenarios)
 
+    def reset_script(self) -> None:
+        """
+        Drop scenarios not used yet, e.g. when a request they were meant for never arrived
+        because the client gave up first.
+        """
+        self._scenarios.clear()
+
     async def __aenter__(self) -> LockchatServer:
         listener = await anyio.create_tcp_listener(local_host=self._host, local_port=self._port)
         self._listener = listener
