@@ -8,6 +8,7 @@ Exit codes: 0 success, 2 usage error, 3 connection or timeout, 4 HTTP status err
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -91,8 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return anyio.run(_serve, options)
         options = _chat_parser().parse_args(args)
         return anyio.run(_run, options)
-    except KeyboardInterrupt:
-        # Leave the terminal clean: end the partial line, no traceback.
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # Ctrl-C. Python 3.11+ raises KeyboardInterrupt out of the event loop; on 3.10 the
+        # runner cancels the main task instead, and out here, with no loop left, that
+        # CancelledError can only mean Ctrl-C. Leave the terminal clean: no traceback.
         print(file=sys.stderr)
         return EXIT_CTRL_C
     except SystemExit as exc:  # argparse
