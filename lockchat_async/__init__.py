@@ -63,3 +63,11 @@ __all__ = [
     "UsageError",
     "__version__",
 ]
+
+# Present public classes as members of the package (as httpx does), so tracebacks and reprs
+# show `lockchat_async.RateLimitError`, not the private module that defines it.
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type):
+        _value.__module__ = __name__
+del _name, _value

@@ -41,4 +41,20 @@ def test_all_is_pinned() -> None:
 def test_every_export_is_defined_and_public_module_is_lockchat_async() -> None:
     """Each exported name exists; classes present themselves as lockchat_async members."""
     for name in lockchat_async.__all__:
-        assert hasattr(lockchat_async, name), name
+        value = getattr(lockchat_async, name)
+        if isinstance(value, type):
+            assert value.__module__ == "lockchat_async", name
+
+
+def test_testing_surface_is_pinned() -> None:
+    """The test-helper module's public surface is pinned too."""
+    import lockchat_async.testing
+
+    assert set(lockchat_async.testing.__all__) == {
+        "LockchatServer",
+        "Scenario",
+        "echo_reply",
+        "serve",
+        "serve_in_thread",
+        "tokenize",
+    }
