@@ -138,6 +138,9 @@ class SSEDecoder:
         Args:
             chunk: The next bytes of the stream, split anywhere.
         """
+        single = self.feed_single(chunk)
+        if single is not None:
+            return [ServerSentEvent("message", single.decode("utf-8", "replace"), self._last_id)]
         return [
             ServerSentEvent(event, data.decode("utf-8", "replace"), last_id, retry)
             for event, data, last_id, retry in self.feed_raw(chunk)
@@ -184,11 +187,10 @@ class SSEDecoder:
 
     def feed_raw(self, chunk: bytes) -> list[_RawEvent]:
         """
-        Like `feed`, but return plain tuples ``(event, data, id, retry)`` (the fast path).
+        Like `feed`, but return plain tuples ``(event, data, id, retry)`` with data as UTF-8
+        bytes. This is the general path; callers that care about speed try `feed_single`
+        first (it gives the same result for the chunks it accepts).
         """
-        single = self.feed_single(chunk)
-        if single is not None:
-            return [("message", single, self._last_id, None)]
         # The general path may leave state behind; it says at its end whether it did not.
         self._clean = False
         if self._closed:
