@@ -158,6 +158,15 @@ async def _run(options: argparse.Namespace) -> int:
             messages.append({"role": "user", "content": prompt.strip()})
             await _stream_reply(client, options, messages, sys.stdout)
             return EXIT_OK
+    except APIConnectionError as exc:
+        code = _fail_error(exc)
+        if not options.local and not options.base_url:
+            print(
+                f"lockchat: hint: the default server {Lockchat.url} (the seed's public host) is "
+                "gone; try --local, or --base-url / LOCKCHAT_BASE_URL for your own server",
+                file=sys.stderr,
+            )
+        return code
     except LockchatError as exc:
         return _fail_error(exc)
 
@@ -176,7 +185,7 @@ async def _stream_reply(
                     out.write(token)
                 out.flush()
         finally:
-            if not options.json:
+            if not options.json and completion.text:  # end the streamed line, if any
                 out.write("\n")
                 out.flush()
     if options.json:

@@ -110,6 +110,19 @@ def test_connection_refused_exit_code(capsys: pytest.CaptureFixture[str]) -> Non
     assert "APIConnectionError" in capsys.readouterr().err
 
 
+def test_default_host_gone_gives_a_hint(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --base-url, a connection failure hints at --local; stdout stays empty."""
+    with serve_in_thread() as running:
+        url = running.base_url  # a loopback port that is closed once the block ends
+    monkeypatch.setattr("lockchat_async._cli.Lockchat.url", url)
+    assert main(["--max-retries", "0", "hi"]) == EXIT_CONNECTION
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "hint:" in captured.err and "--local" in captured.err
+
+
 def test_argparse_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     """Bad flags are usage errors (exit 2)."""
     assert main(["--temperature", "hot", "hi"]) == EXIT_USAGE
